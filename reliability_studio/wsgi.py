@@ -1,0 +1,10 @@
+"""WSGI entry point, for tools that want one; production serves ASGI (see asgi.py)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reliability_studio.settings")
+application = get_wsgi_application()
