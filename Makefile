@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
+DEMO_PORT ?= 8001
+PROMETHEUS_PORT ?= 9091
+RUN_ENV = DEBUG=$${DEBUG:-1} DETECTION_INTERVAL_SECONDS=$${DETECTION_INTERVAL_SECONDS:-10} \
+	DEMO_URL=http://127.0.0.1:$(DEMO_PORT) PROMETHEUS_URL=http://127.0.0.1:$(PROMETHEUS_PORT)
 
 .PHONY: run test lint bench venv migrate
 
@@ -18,10 +22,10 @@ venv: $(VENV)/.installed
 migrate: venv
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
+# The studio, the demo shop and Prometheus, all on the embedded default; Ctrl-C stops them all.
 run: migrate
-	DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_demo_admin
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops it)"
-	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --host 127.0.0.1 --port 8000
+	@$(RUN_ENV) $(PY) manage.py ensure_demo_admin
+	$(RUN_ENV) $(PY) manage.py studio --host 127.0.0.1 --port 8000
 
 test: venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -17,14 +17,14 @@ except ImproperlyConfigured as exc:  # one sentence, no traceback, for operators
 
 # Imported after Django is set up: these touch models.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from realtime.origins import browser_origin_validator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": browser_origin_validator(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "correlation",
     "investigation",
     "realtime",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,8 @@ DETECTION_CONCURRENCY = env_int("DETECTION_CONCURRENCY", 10, minimum=1)
 PROMETHEUS_URL = env_str("PROMETHEUS_URL")
 LOKI_URL = env_str("LOKI_URL")
 KUBECONFIG = env_str("KUBECONFIG")
+# Set by `make run`: the demo shop whose faults /api/test/* inject; unset, those endpoints are 404.
+DEMO_URL = env_str("DEMO_URL")
 
 # --- Auth and API ---------------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ STATIC_ROOT = env_str("STATIC_ROOT")  # only for `collectstatic` in an image bui
 # Serve straight from the source folders: no collectstatic step before the first run.
 WHITENOISE_USE_FINDERS = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, chosen now
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 USE_I18N = False

@@ -17,6 +17,7 @@ api_patterns = [
     path("detection/", include("detection.api.urls")),
     path("", include("correlation.api.urls")),
     path("", include("investigation.api.urls")),
+    path("", include("demo.urls")),
 ]
 
 urlpatterns = [

@@ -47,3 +47,17 @@ def test_design_variables_are_read_by_settings():
     }
 
     assert design <= SETTINGS_ENV
+
+
+def test_compose_runs_the_demo_with_prometheus_scraping_it():
+    compose = _compose()
+    services = compose["services"]
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
+
+    assert {"prometheus", "alertmanager", "demo"} <= set(services)
+    assert services["demo"]["command"][:3] == ["python", "-m", "demo.shop"]
+    targets = {t for job in scrape["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
+    assert "demo:8001" in targets
+    env = services["web"]["environment"]
+    assert env["DEMO_URL"].endswith("demo:8001}")
+    assert env["PROMETHEUS_URL"].endswith("prometheus:9090}")

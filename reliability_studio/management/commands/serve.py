@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         beat = None
         if settings.EMBEDDED:
-            # Tasks run eagerly (CELERY_TASK_ALWAYS_EAGER), so beat's thread executes them here.
+            # Tasks run eagerly (CELERY_TASK_ALWAYS_EAGER), so beat's thread executes them here;
+            # beat only runs a task eagerly when it is registered, so import the tasks modules now.
+            celery_app.loader.import_default_modules()
             beat = EmbeddedService(celery_app, thread=True, scheduler_cls="celery.beat.Scheduler")
             beat.start()
             self.stdout.write("Embedded Celery beat started (tasks run in this process).")
