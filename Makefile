@@ -34,4 +34,4 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	$(PY) bench/report.py
