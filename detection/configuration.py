@@ -12,7 +12,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
+from detection import services
 from detection.models import DataSource, DetectionRule
 from incidents.models import Service, Team
 from reliability_studio.lib.errors import Conflict, DomainError
@@ -112,6 +114,8 @@ def rule_update(*, rule: DetectionRule, user: Any, **fields: Any) -> DetectionRu
         if changed:
             # Only the configuration: the cycle writes the bookkeeping fields concurrently.
             locked.save(update_fields=changed)
+        if "enabled" in changed and not locked.enabled:
+            services.rule_alerts_retire(rule=locked, now=timezone.now())
     return locked
 
 

@@ -7,6 +7,7 @@ written through ``incidents.services``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,7 +135,7 @@ def _signal_data(alert: Alert, rule: DetectionRule) -> dict[str, Any]:
         "rule": rule.name,
         "alert_id": alert.pk,
         "query": rule.query,
-        "value": alert.value,
+        "value": _finite(alert.value),
         "labels": alert.labels,
         "threshold": rule.threshold_value,
         "comparator": rule.comparator,
@@ -208,6 +209,27 @@ def _clear(alert: Alert, rule: DetectionRule) -> None:
         )
 
 
+def rule_alerts_retire(*, rule: DetectionRule, now: datetime) -> None:
+    """A disabled rule stops watching: its pending alerts vanish and its firing ones clear."""
+    for alert in Alert.objects.select_related("service", "incident", "source").filter(
+        rule=rule, state__in=[AlertState.PENDING, AlertState.FIRING]
+    ):
+        was_firing = alert.state == AlertState.FIRING
+        alert.state = AlertState.RESOLVED if was_firing else AlertState.INACTIVE
+        alert.resolved_at = now if was_firing else None
+        alert.updated_at = now
+        alert.message = "rule disabled"
+        alert.save(update_fields=["state", "resolved_at", "updated_at", "message"])
+        if was_firing:
+            _clear(alert, rule)
+            _publish_alert(alert, rule)
+
+
+def _finite(value: float | None) -> float | None:
+    # Strict JSON has no NaN or Infinity; a p95 past the last bucket is +Inf in PromQL.
+    return value if value is not None and math.isfinite(value) else None
+
+
 def alert_payload(alert: Alert) -> dict[str, Any]:
     rule = alert.rule
     return {
@@ -221,7 +243,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         if alert.service
         else None,
         "labels": alert.labels,
-        "value": alert.value,
+        "value": _finite(alert.value),
         "message": alert.message,
         "since": alert.active_since.isoformat() if alert.active_since else None,
         "incident_id": alert.incident_id,
@@ -291,6 +313,9 @@ def source_failure_record(*, source: DataSource, error: str, now: datetime) -> N
 
 def source_success_record(*, source: DataSource, now: datetime) -> None:
     """Mark ``source`` healthy; resolve its ``source_down`` alert if one is firing."""
+    # The common case, already healthy, is one unlocked UPDATE: chunks on many workers call this.
+    if DataSource.objects.filter(pk=source.pk, consecutive_failures=0).update(last_ok_at=now):
+        return
     with transaction.atomic():
         DataSource.objects.filter(pk=source.pk).update(last_ok_at=now, consecutive_failures=0)
         alert = (

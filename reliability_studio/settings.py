@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "investigation",
     "realtime",
     "demo",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -129,7 +130,13 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_redis], "capacity": 1500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [_redis],
+                # Separate prefixes let processes share one Redis without seeing each other's groups.
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
     CELERY_TASK_ALWAYS_EAGER = False
@@ -201,7 +208,6 @@ STATIC_ROOT = env_str("STATIC_ROOT")  # only for `collectstatic` in an image bui
 # Serve straight from the source folders: no collectstatic step before the first run.
 WHITENOISE_USE_FINDERS = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, chosen now
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 USE_I18N = False
