@@ -15,6 +15,7 @@ try:
     from django.conf import settings
 
     _interval = settings.DETECTION_INTERVAL_SECONDS
+    _correlation_refresh = float(getattr(settings, "CORRELATION_REFRESH_INTERVAL_SECONDS", 120))
 except ImproperlyConfigured as exc:  # one sentence, no traceback, for operators
     raise SystemExit(str(exc)) from None
 
@@ -26,6 +27,12 @@ app.conf.beat_schedule = {
         "schedule": float(_interval),
         # A cycle that could not start in time is dropped: the next one comes soon anyway.
         "options": {"expires": float(_interval)},
+    },
+    # Open incidents are correlated again while young: evidence keeps arriving after detection.
+    "correlation-refresh": {
+        "task": "correlation.tasks.refresh_open_incidents",
+        "schedule": _correlation_refresh,
+        "options": {"expires": _correlation_refresh},
     },
 }
 
