@@ -29,11 +29,15 @@ DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "benchmarks"
 TARGETS: dict[str, dict[str, float]] = {
     "nab": {"standard": 75.5},
     "loghub": {"HDFS": 0.9975, "Hadoop": 0.9475, "Spark": 0.9200, "Zookeeper": 0.9665},
+    "rca_nezha": {"AS@1": 0.60, "AS@3": 0.90},
 }
 # Peer figures on the same files, shown for context only.
 REFERENCES: dict[str, dict[str, float]] = {
     "nab": {"standard": 75.52, "reward_low_FP_rate": 70.68, "reward_low_FN_rate": 78.99},
+    "rca_nezha": {"AS@1": 0.4107, "AS@3": 0.7321, "AS@5": 0.8214},
 }
+# Where each benchmark's data lives under the data root, when not in a folder of its own name.
+DATA_FOLDERS = {"rca_nezha": "rca/nezha"}
 
 
 def scripts() -> list[Path]:
@@ -44,8 +48,9 @@ def run(script: Path, data_root: Path) -> tuple[dict[str, Any] | None, str, floa
     """(figures, error message, seconds) of one benchmark script."""
     started = time.perf_counter()
     command = [sys.executable, str(script)]
-    if (data_root / script.stem).is_dir():
-        command += ["--data", str(data_root / script.stem)]
+    data = data_root / DATA_FOLDERS.get(script.stem, script.stem)
+    if data.is_dir():
+        command += ["--data", str(data)]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     seconds = time.perf_counter() - started
     lines = proc.stdout.strip().splitlines()

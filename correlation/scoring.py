@@ -20,7 +20,9 @@ stored and shown with the reason for its value:
 ``dependency`` — direction along the dependency graph. Relative to the symptom's service a
     dependency (callee) starts at 0.8, the service itself 0.6, a caller 0.3 (callers are
     victims), anything else 0.2. A finding whose own dependency went bad earlier is halved
-    (it is more likely an effect); one that went bad before its callers gets +0.2.
+    (it is more likely an effect), and so is a latency or error finding whose dependency went
+    bad at the same moment: those reach the callers within one sample, so simultaneous onsets
+    on a call path point at its deepest service. One that went bad before its callers gets +0.2.
 
 Ranking orders by confidence, then earlier onset, then kind (a change before infrastructure
 before traces, metrics, logs). Root-cause candidates are the top findings above
@@ -50,6 +52,8 @@ MAX_CANDIDATES = 3
 RELATION_BASE = {"dependency": 0.8, "same": 0.6, "dependent": 0.3, "unrelated": 0.2, "unknown": 0.5}
 # Going bad is what a dependency's metrics, pods, logs or spans show; a change (a rollout) is not.
 WENT_BAD_KINDS = frozenset({"infrastructure", "traces", "metrics", "logs"})
+# The signals a dependency passes on to its callers: their requests wait for it and fail with it.
+PROPAGATING_SIGNALS = frozenset({"error_ratio", "p95_latency", "span_error_ratio", "span_p95_latency"})
 
 
 @dataclass(frozen=True)
@@ -234,11 +238,18 @@ def dependency_factor(
     if finding.onset is None:
         return Factor("dependency", value, weight, why)
 
-    earlier = _first_went_bad(graphs.dependencies(graph, finding.service), by_service, before=finding.onset)
+    # Latency and errors reach the callers within one sample: when a dependency went bad at the
+    # very moment this service's latency or errors did, the dependency explains them. Its own
+    # CPU, memory, pods or logs it does not: those must have gone bad strictly earlier.
+    propagated = finding.signal in PROPAGATING_SIGNALS
+    earlier = _first_went_bad(
+        graphs.dependencies(graph, finding.service), by_service, before=finding.onset, or_at=propagated
+    )
     if earlier is not None:
         name, onset = earlier
         value *= 0.5
-        why += f"; its dependency {name} went bad {_duration(finding.onset - onset)} earlier"
+        when = f"{_duration(finding.onset - onset)} earlier" if onset < finding.onset else "at the same time"
+        why += f"; its dependency {name} went bad {when}"
         return Factor("dependency", value, weight, why)
     callers = graphs.dependents(graph, finding.service)
     later_callers = sorted(
@@ -256,13 +267,16 @@ def dependency_factor(
 
 
 def _first_went_bad(
-    services: Iterable[str], by_service: Mapping[str, Sequence[Finding]], *, before: float
+    services: Iterable[str], by_service: Mapping[str, Sequence[Finding]], *, before: float, or_at: bool = False
 ) -> tuple[str, float] | None:
+    """The service among ``services`` that went bad first, before ``before`` (or at it, with ``or_at``)."""
     best: tuple[str, float] | None = None
     for name in services:
         for f in by_service.get(name, ()):
-            went_bad = f.kind in WENT_BAD_KINDS and f.onset is not None and f.onset < before
-            if went_bad and (best is None or f.onset < best[1]):
+            if f.kind not in WENT_BAD_KINDS or f.onset is None:
+                continue
+            in_time = f.onset < before or (or_at and f.onset == before)
+            if in_time and (best is None or f.onset < best[1]):
                 best = (name, f.onset)
     return best
 

@@ -89,6 +89,12 @@ def test_agreement_factor(others, expected):
         (f(service="checkout", onset=T), [f(service="payments", onset=T - 10)], 0.3),
         # A dependency's rollout is a change, not "going bad": it does not explain the caller away.
         (f(service="checkout", onset=T), [f(service="payments", kind="change", signal="rollout", onset=T - 10)], 0.6),
+        # Latency and errors reach the callers within one sample: at the same moment, the
+        # dependency still explains them...
+        (f(service="checkout", onset=T), [f(service="payments", onset=T)], 0.3),
+        (f(service="checkout", signal="p95_latency", onset=T), [f(service="payments", signal="cpu", onset=T)], 0.3),
+        # ...but not the caller's own CPU, which must have gone bad strictly later to be explained.
+        (f(service="checkout", signal="cpu", onset=T), [f(service="payments", onset=T)], 0.6),
         # A dependency that went bad after the caller explains nothing.
         (f(service="checkout", onset=T), [f(service="payments", onset=T + 10)], 0.6),
         (f(service="checkout", onset=None), [f(service="payments", onset=T - 10)], 0.6),
@@ -129,6 +135,18 @@ def test_a_dependency_failing_first_ranks_above_the_symptom_service():
     assert onset == T
     assert [s.finding.service for s in ranked] == ["payments", "checkout"]
     assert ranked[0].is_root_cause_candidate and not ranked[1].is_root_cause_candidate
+
+
+def test_of_two_services_slowing_in_the_same_sample_the_dependency_ranks_above_its_caller():
+    checkout = f(service="checkout", signal="p95_latency", onset=T)
+    payments = f(service="payments", signal="p95_latency", onset=T)
+
+    causes = rank_services([checkout, payments], SHOP, symptom_service="frontend", symptom_start=T)
+
+    assert [c.service for c in causes] == ["payments", "checkout"]
+    dependency = {x.name: x for x in causes[1].factors}["dependency"]
+    assert dependency.value == pytest.approx(0.4)
+    assert dependency.why.endswith("its dependency payments went bad at the same time")
 
 
 def test_nothing_in_nothing_out():
