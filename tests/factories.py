@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from incidents.models import Incident, Service, Team
+from incidents.models import Incident, Service, Team, TimelineEvent, TimelineKind
 
 PASSWORD = "correct-horse-battery"
 
@@ -50,3 +50,13 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Incident {n}")
     service = factory.SubFactory(ServiceFactory)
     fingerprint = factory.Sequence(lambda n: f"fp-{n}")
+
+
+class TimelineEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimelineEvent
+
+    incident = factory.SubFactory(IncidentFactory)
+    kind = TimelineKind.COMMENT
+    actor_name = "tester"
+    message = factory.Sequence(lambda n: f"Event {n}")
