@@ -39,7 +39,7 @@ from correlation.impact import assess_impact
 from correlation.models import Correlation, CorrelationRun, RunStatus, RunTrigger
 from detection.clients import client_for
 from detection.models import DataSource, SourceKind
-from incidents.models import Incident, Service, TimelineKind
+from incidents.models import Incident, Service, Status, TimelineKind
 from incidents.services import timeline_event_add
 from realtime.events import publish
 from realtime.payloads import incident_teams, service_payload, timeline_event_payload
@@ -109,11 +109,17 @@ def incident_correlate(
                 timeouts=config.collector_timeouts,
                 default_timeout=config.collector_timeout_seconds,
             )
-        return _record(run=run, incident=incident, plan=plan, outcomes=outcomes, config=config, now=now)
+        run = _record(run=run, incident=incident, plan=plan, outcomes=outcomes, config=config, now=now)
     except BaseException as exc:
         # The claim must not outlive a crash: the next trigger would wait for the stale timeout.
         _run_abort(run, exc)
         raise
+    if run.changed and incident.status == Status.INVESTIGATING:
+        # New evidence during an investigation is what guided steps are proposed from.
+        from investigation.tasks import steps_propose
+
+        transaction.on_commit(partial(steps_propose.delay, incident.pk))
+    return run
 
 
 def _run_claim(

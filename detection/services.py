@@ -16,7 +16,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from correlation.services import correlation_schedule
 from detection.alert_states import FIRING, INACTIVE, PENDING, RESOLVED, AlertSnapshot, next_snapshot
 from detection.evaluation import Evaluation
 from detection.evaluators import Breach, fingerprint
@@ -165,8 +164,6 @@ def _open_incident(alert: Alert, rule: DetectionRule, now: datetime) -> str:
             data=_signal_data(alert, rule),
             actor_name=SYSTEM_ACTOR,
         )
-    if result in ("opened", "reopened"):
-        correlation_schedule(incident.pk)
     alert.incident = incident
     if alert.active_since is not None:
         alert.detection_latency_seconds = max((timezone.now() - alert.active_since).total_seconds(), 0.0)

@@ -135,6 +135,7 @@ class TimelineKind(models.TextChoices):
     HYPOTHESIS_CREATED = "hypothesis_created"
     HYPOTHESIS_UPDATED = "hypothesis_updated"
     STEP_CREATED = "step_created"
+    STEP_UPDATED = "step_updated"
     STEP_COMPLETED = "step_completed"
     STEP_FAILED = "step_failed"
     RCA_GENERATED = "rca_generated"

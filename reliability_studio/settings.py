@@ -131,7 +131,9 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [_redis],
+                # redis-py 8 reads with a 5 s timeout by default, exactly the layer's blocking-pop
+                # timeout: an idle receiver would fail every 5 s. Allow the pop to finish.
+                "hosts": [{"address": _redis, "socket_timeout": 15}],
                 # Separate prefixes let processes share one Redis without seeing each other's groups.
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
                 "capacity": 1500,
@@ -198,6 +200,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two "status" enums would otherwise get hashed names in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "HypothesisStatusEnum": "investigation.models.HypothesisStatus",
+        "StepStatusEnum": "investigation.models.StepStatus",
+    },
 }
 
 # --- Static, i18n, logging ------------------------------------------------------------------

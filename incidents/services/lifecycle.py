@@ -26,6 +26,7 @@ from incidents.services._common import (
     _publish,
     _user_label,
 )
+from incidents.services.followups import incident_investigating_followups, incident_opened_followups
 from reliability_studio.lib.errors import Conflict, DomainError, TransitionNotAllowed
 
 # Written only by the lifecycle functions here, never through timeline_event_add.
@@ -91,10 +92,7 @@ def incident_declare(
         )
         _event(incident, TimelineKind.DETECTED, at=now, message=f"Declared by hand: {title}", actor=user)
         _publish("incident_created", incident)
-        # Imported here: correlation builds on incidents, and a declared incident wants evidence too.
-        from correlation.services import correlation_schedule
-
-        correlation_schedule(incident.pk)
+        incident_opened_followups(incident.pk)
     return incident
 
 
@@ -190,6 +188,8 @@ def incident_transition(*, incident: Incident, to: str, user: Any, note: str = "
         system_name = "" if by_person else actor_name or "system"
         _event(locked, kind, at=now, message=message, data=data, actor=user, actor_name=system_name)
         _publish("incident_updated", locked)
+        if to == Status.INVESTIGATING:
+            incident_investigating_followups(locked.pk)
     return locked
 
 

@@ -22,6 +22,7 @@ from incidents.services._common import (
     _event,
     _publish,
 )
+from incidents.services.followups import incident_opened_followups
 from reliability_studio.lib.errors import DomainError
 
 OPENED, ATTACHED, REOPENED = "opened", "attached", "reopened"
@@ -110,7 +111,9 @@ def incident_open_or_attach(
             return _attach(current, signal), ATTACHED
         try:
             with transaction.atomic():
-                return _reopen_or_open(signal)
+                incident, outcome = _reopen_or_open(signal)
+            incident_opened_followups(incident.pk)
+            return incident, outcome
         except IntegrityError:
             # A concurrent opener committed an unresolved incident for this fingerprint between
             # our read and our write: the constraint made us lose, so join the winner.
