@@ -317,3 +317,35 @@ def timestamp_seconds(value: float | datetime) -> float:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     return float(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Prometheus' result JSON, which Loki's metric queries share
+# --------------------------------------------------------------------------------------------
+
+
+def as_list(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise BadResponse(f"expected a result list, got {type(raw).__name__}")
+    return raw
+
+
+def parse_pair(raw: Any) -> tuple[float, float]:
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise BadResponse(f"expected a [timestamp, value] pair, got {raw!r:.80}")
+    return parse_float(raw[0]), parse_float(raw[1])
+
+
+def parse_sample(item: Any) -> Sample:
+    if not isinstance(item, dict) or "value" not in item:
+        # Native histograms come as "histogram"; no rule here compares a histogram to a number.
+        raise BadResponse(f"vector element without a value: {item!r:.120}")
+    ts, value = parse_pair(item["value"])
+    return Sample(labels=parse_labels(item.get("metric", {})), value=value, timestamp=ts)
+
+
+def parse_series(item: Any) -> Series:
+    if not isinstance(item, dict) or "values" not in item:
+        raise BadResponse(f"matrix element without values: {item!r:.120}")
+    points = [parse_pair(p) for p in as_list(item["values"])]
+    return Series(labels=parse_labels(item.get("metric", {})), points=points)

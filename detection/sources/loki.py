@@ -22,11 +22,14 @@ from detection.sources.base import (
     Series,
     SourceConfig,
     SourceError,
+    as_list,
     body_excerpt,
     decode_json,
     http_request,
-    parse_float,
     parse_labels,
+    parse_pair,
+    parse_sample,
+    parse_series,
     raise_for_http_status,
 )
 
@@ -51,9 +54,9 @@ class LokiClient:
         data = self._get("/loki/api/v1/query", params)
         result_type, result = data["resultType"], data["result"]
         if result_type == "vector":
-            return [_sample(item) for item in _as_list(result)]
+            return [parse_sample(item) for item in as_list(result)]
         if result_type == "scalar":
-            ts, value = _pair(result)
+            ts, value = parse_pair(result)
             return [Sample(labels={}, value=value, timestamp=ts)]
         if result_type == "streams":
             raise BadQuery("this is a log query; a metric rule needs a metric query such as count_over_time(...)")
@@ -69,7 +72,7 @@ class LokiClient:
             raise BadQuery("this is a log query; a metric rule needs a metric query such as count_over_time(...)")
         if data["resultType"] != "matrix":
             raise BadResponse(f"{SOURCE} returned a {data['resultType']!r} result for a range query")
-        return [_series(item) for item in _as_list(data["result"])]
+        return [parse_series(item) for item in as_list(data["result"])]
 
     # -- log queries ---------------------------------------------------------------------------
 
@@ -176,38 +179,13 @@ def _ns(value: float | datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _as_list(raw: Any) -> list[Any]:
-    if not isinstance(raw, list):
-        raise BadResponse(f"expected a result list, got {type(raw).__name__}")
-    return raw
-
-
-def _pair(raw: Any) -> tuple[float, float]:
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise BadResponse(f"expected a [timestamp, value] pair, got {raw!r:.80}")
-    return parse_float(raw[0]), parse_float(raw[1])
-
-
-def _sample(item: Any) -> Sample:
-    if not isinstance(item, dict) or "value" not in item:
-        raise BadResponse(f"vector element without a value: {item!r:.120}")
-    ts, value = _pair(item["value"])
-    return Sample(labels=parse_labels(item.get("metric", {})), value=value, timestamp=ts)
-
-
-def _series(item: Any) -> Series:
-    if not isinstance(item, dict) or "values" not in item:
-        raise BadResponse(f"matrix element without values: {item!r:.120}")
-    return Series(labels=parse_labels(item.get("metric", {})), points=[_pair(p) for p in _as_list(item["values"])])
-
-
 def _log_lines(result: Any, *, newest_first: bool) -> list[LogLine]:
     lines: list[LogLine] = []
-    for stream in _as_list(result):
+    for stream in as_list(result):
         if not isinstance(stream, dict) or "values" not in stream:
             raise BadResponse(f"stream without values: {stream!r:.120}")
         labels = parse_labels(stream.get("stream", {}))
-        for entry in _as_list(stream["values"]):
+        for entry in as_list(stream["values"]):
             # A third element holds structured metadata on newer Loki versions; labels suffice here.
             if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[1], str):
                 raise BadResponse(f'log entry is not ["<ns>", "<line>"]: {entry!r:.120}')

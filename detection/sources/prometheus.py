@@ -15,11 +15,13 @@ from detection.sources.base import (
     SourceConfig,
     SourceError,
     SourceUnavailable,
+    as_list,
     body_excerpt,
     decode_json,
     http_request,
-    parse_float,
-    parse_labels,
+    parse_pair,
+    parse_sample,
+    parse_series,
     raise_for_http_status,
     timestamp_seconds,
 )
@@ -46,9 +48,9 @@ class PrometheusClient:
         data = self._query("/api/v1/query", form)
         result_type, result = data["resultType"], data["result"]
         if result_type == "vector":
-            return [_sample(item) for item in _as_list(result)]
+            return [parse_sample(item) for item in as_list(result)]
         if result_type == "scalar":
-            ts, value = _pair(result)
+            ts, value = parse_pair(result)
             return [Sample(labels={}, value=value, timestamp=ts)]
         if result_type == "matrix":
             raise BadQuery(
@@ -77,7 +79,7 @@ class PrometheusClient:
         data = self._query("/api/v1/query_range", form)
         if data["resultType"] != "matrix":
             raise BadResponse(f"{SOURCE} returned a {data['resultType']!r} result for a range query")
-        return [_series(item) for item in _as_list(data["result"])]
+        return [parse_series(item) for item in as_list(data["result"])]
 
     def validate(self, query: str) -> None:
         """Raise ``BadQuery`` with Prometheus' own message when ``query`` does not parse or run.
@@ -150,28 +152,3 @@ def _fmt_time(value: float | datetime) -> str:
     return f"{timestamp_seconds(value):.3f}"
 
 
-def _as_list(raw: Any) -> list[Any]:
-    if not isinstance(raw, list):
-        raise BadResponse(f"expected a result list, got {type(raw).__name__}")
-    return raw
-
-
-def _pair(raw: Any) -> tuple[float, float]:
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise BadResponse(f"expected a [timestamp, value] pair, got {raw!r:.80}")
-    return parse_float(raw[0]), parse_float(raw[1])
-
-
-def _sample(item: Any) -> Sample:
-    if not isinstance(item, dict) or "value" not in item:
-        # Native histograms come as "histogram"; no rule here compares a histogram to a number.
-        raise BadResponse(f"vector element without a value: {item!r:.120}")
-    ts, value = _pair(item["value"])
-    return Sample(labels=parse_labels(item.get("metric", {})), value=value, timestamp=ts)
-
-
-def _series(item: Any) -> Series:
-    if not isinstance(item, dict) or "values" not in item:
-        raise BadResponse(f"matrix element without values: {item!r:.120}")
-    points = [_pair(p) for p in _as_list(item["values"])]
-    return Series(labels=parse_labels(item.get("metric", {})), points=points)
