@@ -71,6 +71,18 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def prometheus_bin() -> str:
+    """The prometheus binary (Debian's package); a skip locally, a failure in CI, without it."""
+    from tests.support.prometheus import PrometheusNotInstalled, prometheus_binary
+
+    try:
+        return prometheus_binary()
+    except PrometheusNotInstalled as exc:
+        require_service(str(exc))
+        raise  # unreachable: require_service always raises
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

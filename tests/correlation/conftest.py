@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import pytest
 from detection.models import DataSource
 from detection.sources.base import SourceConfig, SourceError
 from detection.sources.prometheus import PrometheusClient
+from tests.conftest import require_service
 from tests.correlation.stubs import Stubs
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.support.fixture_http import FixtureServer, write_kubeconfig
@@ -138,11 +138,6 @@ class World:
     failed_at: float = 0.0
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("RS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"required service missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
@@ -150,7 +145,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         prometheus_binary()
     except PrometheusNotInstalled as exc:
-        _skip_or_fail(str(exc))
+        require_service(str(exc))
     exporters = [start_exporter(requests_per_second=20.0) for _ in range(3)]
     rollout, cascade, quiet = exporters
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import pytest
 from tests.support.fixture_http import FixtureServer, write_kubeconfig
 from tests.support.prometheus import (
     ExporterProcess,
-    PrometheusNotInstalled,
     PrometheusProcess,
-    prometheus_binary,
     start_exporter,
     start_prometheus,
     wait_for,
@@ -22,20 +19,6 @@ from tests.support.prometheus import (
 K8S_TOKEN = "fixture-token"
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip locally when a service is missing; under RS_REQUIRE_SERVICES=1 that is a failure."""
-    if os.environ.get("RS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"required service missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def prometheus_bin() -> str:
-    try:
-        return prometheus_binary()
-    except PrometheusNotInstalled as exc:
-        skip_or_fail(str(exc))
-        raise  # unreachable: skip_or_fail always raises
 
 
 @pytest.fixture(scope="module")

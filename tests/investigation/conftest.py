@@ -4,7 +4,6 @@ of realtime events."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,7 @@ from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.support.fixture_http import FixtureServer, write_kubeconfig
 from tests.support.prometheus import (
     ExporterProcess,
-    PrometheusNotInstalled,
     PrometheusProcess,
-    prometheus_binary,
     start_exporter,
     start_prometheus,
     wait_for,
@@ -32,12 +29,6 @@ CHECKOUT_ERROR_RATE = 0.12
 CHECKOUT_LATENCY_SECONDS = 0.8
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip locally when a service is missing; under RS_REQUIRE_SERVICES=1 that is a failure."""
-    if os.environ.get("RS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"required service missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
@@ -46,14 +37,6 @@ def _fast_password_hashing(settings) -> None:
 
 # --- Real Prometheus, as detection's tests run it ------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def prometheus_bin() -> str:
-    try:
-        return prometheus_binary()
-    except PrometheusNotInstalled as exc:
-        skip_or_fail(str(exc))
-        raise  # unreachable: skip_or_fail always raises
 
 
 @pytest.fixture(scope="module")
