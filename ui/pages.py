@@ -1,8 +1,7 @@
 """Page-only reads: what the operator pages show, built on the apps' own selectors.
 
 Scoping always comes from the owning app's selectors (``incident_list_for_user``,
-``alert_list_for_user``, ``visible_rules``...), never from here. Correlation and investigation
-are optional: their panels show what exists, and the pages work before those apps have tables.
+``alert_list_for_user``, ``visible_rules``...), never from here.
 """
 
 from __future__ import annotations
@@ -11,12 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from correlation.selectors import correlation_list
 from detection.models import AlertState, DetectionRule
 from detection.selectors import DetectionStatus, alert_list_for_user, detection_status, rule_list_for_user
 from incidents import analytics, transitions
@@ -28,6 +26,7 @@ from incidents.selectors import (
     teams_for_user,
     timeline_for_incident,
 )
+from investigation import selectors as investigation
 from ui import charts
 
 FEED_LIMIT = 50
@@ -151,35 +150,8 @@ def incident_timeline(*, incident: Incident, limit: int = TIMELINE_LIMIT) -> tup
     return events[:limit], len(events) > limit
 
 
-# Tables seen once stay: a migration never takes one away while the server runs.
-_present_tables: set[str] = set()
-
-
-def _installed_with_table(app_label: str, model_name: str) -> bool:
-    """Whether the app is installed, has the model, and its migration has run on this database."""
-    if not apps.is_installed(app_label):
-        return False
-    try:
-        table = apps.get_model(app_label, model_name)._meta.db_table
-    except LookupError:
-        return False
-    if table not in _present_tables:
-        if table not in connection.introspection.table_names():
-            return False
-        _present_tables.add(table)
-    return True
-
-
-# The optional apps' selectors are imported where used: a broken or missing module then costs
-# the panels (loaded on their own request), never the incident pages themselves.
-
-
-def evidence_for(*, incident: Incident, limit: int = EVIDENCE_LIMIT) -> list[Any] | None:
-    """Ranked correlations, best first; None while correlation is not set up on this server."""
-    if not _installed_with_table("correlation", "Correlation"):
-        return None
-    from correlation.selectors import correlation_list
-
+def evidence_for(*, incident: Incident, limit: int = EVIDENCE_LIMIT) -> list[Any]:
+    """Ranked correlations, best first."""
     return list(correlation_list(incident=incident)[:limit])
 
 
@@ -195,12 +167,8 @@ class Investigation:
         return not (self.hypotheses or self.steps or self.actions or self.rca)
 
 
-def investigation_for(*, incident: Incident, limit: int = INVESTIGATION_LIMIT) -> Investigation | None:
-    """Hypotheses, steps, recommended actions and the latest RCA; None while investigation is not set up."""
-    if not _installed_with_table("investigation", "Hypothesis"):
-        return None
-    from investigation import selectors as investigation
-
+def investigation_for(*, incident: Incident, limit: int = INVESTIGATION_LIMIT) -> Investigation:
+    """Hypotheses, steps, recommended actions and the latest RCA."""
     return Investigation(
         hypotheses=list(investigation.hypothesis_list(incident)[:limit]),
         steps=list(investigation.step_list(incident)[:limit]),
