@@ -105,7 +105,10 @@ def _anomaly(rule: DetectionRule, client: Any, now: datetime) -> Evaluation:
     params = rule.parameters or {}
     window = float(params.get("window_seconds", DEFAULT_ANOMALY_WINDOW_SECONDS))
     step = float(params.get("step_seconds", DEFAULT_ANOMALY_STEP_SECONDS))
-    series = client.range(rule.query, now - timedelta(seconds=window), now, step)
+    # A range ending on a multiple of the step shares its timestamps with the previous cycle's,
+    # so the evaluator can continue its kept per-series state instead of replaying cold.
+    end = datetime.fromtimestamp(now.timestamp() // step * step, tz=now.tzinfo)
+    series = client.range(rule.query, end - timedelta(seconds=window), end, step)
     latest = [s.points[-1][1] for s in series if s.points]
     return Evaluation(evaluate_anomaly(series, anomaly_config(rule)), value=_extreme(latest),
                       series_count=len(series))

@@ -1,4 +1,7 @@
-"""Evaluators: pure functions from source data to breaches. No I/O, no Django, no clocks.
+"""Evaluators: functions from source data to breaches. No I/O, no Django, no clocks.
+
+Threshold and pattern evaluators are pure. The anomaly rule path keeps one streaming detector
+per series between calls (``clear_rule_state`` forgets them), so a cycle scores only new points.
 
 Each rule type has one module: ``threshold`` (a value crosses a line), ``pattern`` (a known
 failure shape in pod states or log lines) and ``anomaly`` (a value unusual for its own history).
