@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,7 +53,7 @@ def start_shop(url: str, *, log_path: Path) -> subprocess.Popen:
     return process
 
 
-def find_or_install_prometheus(say: callable) -> str | None:
+def find_or_install_prometheus(say: Callable[[str], object]) -> str | None:
     """The prometheus binary; installs it through the system's package manager where it can."""
     found = shutil.which("prometheus")
     if found:
