@@ -10,10 +10,11 @@ first, most telling first: the first proposal with a key wins, so a step named a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from investigation.facts import CorrelationFact
 from investigation.models import StepAction
 
 MAX_EVIDENCE = 6
@@ -36,18 +37,6 @@ _ERRORS = re.compile(r"\b(errors?|exceptions?|5xx|500s?|crash\w*|panic\w*|fail\w
 
 
 @dataclass(frozen=True)
-class EvidenceFact:
-    correlation_id: int
-    kind: str
-    signal: str
-    title: str
-    service: str | None
-    confidence: float
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    key: str = ""
-
-
-@dataclass(frozen=True)
 class HypothesisFact:
     id: int
     title: str
@@ -61,7 +50,7 @@ class ProposalContext:
     severity: str
     service: str | None
     dependencies: tuple[str, ...] = ()
-    evidence: tuple[EvidenceFact, ...] = ()
+    evidence: tuple[CorrelationFact, ...] = ()
     hypothesis: HypothesisFact | None = None
 
 
@@ -86,7 +75,7 @@ def propose(context: ProposalContext) -> list[Proposal]:
     return list(unique.values())
 
 
-def _strongest(evidence: Iterable[EvidenceFact]) -> list[EvidenceFact]:
+def _strongest(evidence: Iterable[CorrelationFact]) -> list[CorrelationFact]:
     # Ranked already (best first); the weak ones would only add noise to the list of steps.
     return [e for e in evidence if e.confidence >= MIN_CONFIDENCE][:MAX_EVIDENCE]
 
@@ -155,7 +144,7 @@ def _dependencies_metrics(
     )
 
 
-def _from_evidence(context: ProposalContext, evidence: list[EvidenceFact], prefix: str = "") -> list[Proposal]:
+def _from_evidence(context: ProposalContext, evidence: list[CorrelationFact], prefix: str = "") -> list[Proposal]:
     found: list[Proposal] = []
     for fact in evidence:
         service = fact.service or context.service
@@ -165,7 +154,7 @@ def _from_evidence(context: ProposalContext, evidence: list[EvidenceFact], prefi
     return [_prefixed(p, prefix) for p in found] if prefix else found
 
 
-def _for_fact(context: ProposalContext, fact: EvidenceFact, service: str) -> list[Proposal]:
+def _for_fact(context: ProposalContext, fact: CorrelationFact, service: str) -> list[Proposal]:
     cited = f"Evidence: {fact.title} (confidence {fact.confidence:.0%})."
     signal = fact.signal
     if signal in POD_SIGNALS:
@@ -235,7 +224,7 @@ def _for_fact(context: ProposalContext, fact: EvidenceFact, service: str) -> lis
         parameters: dict[str, Any] = {"service": service, "template": template}
         if fact.evidence.get("query"):
             parameters["query"] = str(fact.evidence["query"])
-        digest = fact.key.rsplit(":", 1)[-1] if fact.key else str(fact.correlation_id)
+        digest = fact.key.rsplit(":", 1)[-1] if fact.key else str(fact.id)
         new = "new" if signal == "new_log_template" else "spiking"
         return [
             Proposal(
@@ -267,7 +256,7 @@ def _for_fact(context: ProposalContext, fact: EvidenceFact, service: str) -> lis
 def _for_hypothesis(context: ProposalContext, hypothesis: HypothesisFact) -> list[Proposal]:
     service = context.service
     prefix = f"h{hypothesis.id}"
-    linked = [e for e in context.evidence if e.correlation_id in set(hypothesis.correlation_ids)]
+    linked = [e for e in context.evidence if e.id in set(hypothesis.correlation_ids)]
     found = _from_evidence(context, linked, prefix)
     if context.service is None:
         return found

@@ -12,23 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from investigation.facts import CorrelationFact
+
 PRIORITIES = ("critical", "high", "medium", "low")
 ACTIVE = ("open", "investigating")
 FAILING_SHARE_TO_SHED = 0.25
 MIN_CONFIDENCE = 0.3
-
-
-@dataclass(frozen=True)
-class CorrelationFact:
-    id: int
-    kind: str
-    signal: str
-    title: str
-    service: str | None
-    confidence: float
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    detail: str = ""
-    key: str = ""
 
 
 @dataclass(frozen=True)

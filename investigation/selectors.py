@@ -18,6 +18,7 @@ from detection.models import Alert, DataSource
 from incidents.models import Incident, Service, Status, TimelineEvent
 from incidents.selectors import incident_list_for_user
 from investigation import playbooks, proposals, rca, recommendations
+from investigation.facts import CorrelationFact
 from investigation.models import (
     Hypothesis,
     HypothesisEvidence,
@@ -165,8 +166,8 @@ def proposal_context(*, incident: Incident, hypothesis: Hypothesis | None = None
         service=incident.service.slug if incident.service else None,
         dependencies=tuple(s.slug for s in dependency_chain(incident.service)),
         evidence=tuple(
-            proposals.EvidenceFact(
-                correlation_id=c.pk,
+            CorrelationFact(
+                id=c.pk,
                 kind=c.kind,
                 signal=c.signal,
                 title=c.title,
@@ -231,7 +232,7 @@ def recommendation_context(*, incident: Incident) -> recommendations.Recommendat
         runbook_url=incident.service.runbook_url if incident.service else "",
         impact=incident.impact or {},
         correlations=tuple(
-            recommendations.CorrelationFact(
+            CorrelationFact(
                 id=c.pk,
                 kind=c.kind,
                 signal=c.signal,

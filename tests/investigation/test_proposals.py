@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from investigation.proposals import EvidenceFact, HypothesisFact, ProposalContext, propose
+from investigation.facts import CorrelationFact
+from investigation.proposals import HypothesisFact, ProposalContext, propose
 
 
 def fact(
     signal: str, kind: str = "infrastructure", service: str | None = "checkout", confidence: float = 0.8, **evidence
-) -> EvidenceFact:
-    return EvidenceFact(
-        correlation_id=hash(signal) % 1000,
+) -> CorrelationFact:
+    return CorrelationFact(
+        id=hash(signal) % 1000,
         kind=kind,
         signal=signal,
         title=f"{signal} finding",
@@ -138,7 +139,7 @@ def test_a_hypothesis_gets_steps_for_the_correlations_linked_to_it():
         severity="low",
         service="checkout",
         evidence=(crash,),
-        hypothesis=HypothesisFact(id=3, title="Bad config", correlation_ids=(crash.correlation_id,)),
+        hypothesis=HypothesisFact(id=3, title="Bad config", correlation_ids=(crash.id,)),
     )
     assert keys(context)[:2] == ["h3:k8s:checkout", "h3:logs:checkout:errors"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from investigation.facts import CorrelationFact
 from investigation.recommendations import (
-    CorrelationFact,
     DependencyIncident,
     RecommendationContext,
     recommend,
