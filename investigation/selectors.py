@@ -145,6 +145,23 @@ def data_source_for(*, kind: str, reference: int | str | None = None) -> DataSou
 # --------------------------------------------------------------------------------------------
 
 
+def _correlation_facts(incident: Incident) -> tuple[CorrelationFact, ...]:
+    return tuple(
+        CorrelationFact(
+            id=c.pk,
+            kind=c.kind,
+            signal=c.signal,
+            title=c.title,
+            service=c.service.slug if c.service else None,
+            confidence=c.confidence,
+            evidence=c.evidence or {},
+            detail=c.detail,
+            key=c.key,
+        )
+        for c in _active_correlations(incident)
+    )
+
+
 def _active_correlations(incident: Incident) -> list[Correlation]:
     return list(Correlation.objects.filter(incident=incident, active=True).select_related("service")[:MAX_CORRELATIONS])
 
@@ -165,19 +182,7 @@ def proposal_context(*, incident: Incident, hypothesis: Hypothesis | None = None
         severity=incident.severity,
         service=incident.service.slug if incident.service else None,
         dependencies=tuple(s.slug for s in dependency_chain(incident.service)),
-        evidence=tuple(
-            CorrelationFact(
-                id=c.pk,
-                kind=c.kind,
-                signal=c.signal,
-                title=c.title,
-                service=c.service.slug if c.service else None,
-                confidence=c.confidence,
-                evidence=c.evidence or {},
-                key=c.key,
-            )
-            for c in _active_correlations(incident)
-        ),
+        evidence=_correlation_facts(incident),
         hypothesis=hypothesis_fact,
     )
 
@@ -231,20 +236,7 @@ def recommendation_context(*, incident: Incident) -> recommendations.Recommendat
         has_commander=incident.commander_id is not None,
         runbook_url=incident.service.runbook_url if incident.service else "",
         impact=incident.impact or {},
-        correlations=tuple(
-            CorrelationFact(
-                id=c.pk,
-                kind=c.kind,
-                signal=c.signal,
-                title=c.title,
-                service=c.service.slug if c.service else None,
-                confidence=c.confidence,
-                evidence=c.evidence or {},
-                detail=c.detail,
-                key=c.key,
-            )
-            for c in _active_correlations(incident)
-        ),
+        correlations=_correlation_facts(incident),
         dependency_incidents=tuple(
             recommendations.DependencyIncident(
                 id=o.pk,

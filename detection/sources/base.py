@@ -320,6 +320,37 @@ def timestamp_seconds(value: float | datetime) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# Health, the same for every client
+# --------------------------------------------------------------------------------------------
+
+
+class SourceClient:
+    """What every client offers: ``check()`` raises a ``SourceError``; ``ready()`` says yes or no."""
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """False when the source cannot serve queries now, for whatever reason."""
+        try:
+            self.check()
+        except SourceError:
+            return False
+        return True
+
+
+def readiness_check(config: SourceConfig, path: str, *, source: str) -> None:
+    """GET a readiness endpoint; anything but 200 is a ``SourceError``."""
+    response = http_request(config, "GET", path)
+    raise_for_http_status(response, source=source)
+    if response.status_code != 200:
+        raise BadResponse(
+            f"{source} readiness answered {response.status_code}: {body_excerpt(response)}",
+            status=response.status_code,
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # Prometheus' result JSON, which Loki's metric queries share
 # --------------------------------------------------------------------------------------------
 

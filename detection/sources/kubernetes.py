@@ -30,6 +30,7 @@ from detection.sources.base import (
     KubeEvent,
     PodState,
     Rollout,
+    SourceClient,
     SourceConfig,
     SourceError,
     SourceUnavailable,
@@ -42,7 +43,7 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 T = TypeVar("T")
 
 
-class KubernetesClient:
+class KubernetesClient(SourceClient):
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self.api_client = _api_client_for(config)
@@ -99,14 +100,6 @@ class KubernetesClient:
     def check(self) -> None:
         """Raise a ``SourceError`` unless the API server answers ``/version``."""
         self._call(k8s.VersionApi(self.api_client).get_code)
-
-    def ready(self) -> bool:
-        """False when the source cannot serve queries now, for whatever reason."""
-        try:
-            self.check()
-        except SourceError:
-            return False
-        return True
 
     # -- plumbing ------------------------------------------------------------------------------
 

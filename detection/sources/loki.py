@@ -20,8 +20,8 @@ from detection.sources.base import (
     LogLine,
     Sample,
     Series,
+    SourceClient,
     SourceConfig,
-    SourceError,
     as_list,
     body_excerpt,
     decode_json,
@@ -31,13 +31,14 @@ from detection.sources.base import (
     parse_sample,
     parse_series,
     raise_for_http_status,
+    readiness_check,
 )
 
 SOURCE = "Loki"
 Direction = Literal["backward", "forward"]
 
 
-class LokiClient:
+class LokiClient(SourceClient):
     def __init__(self, config: SourceConfig, *, default_limit: int = 1000) -> None:
         if not config.url:
             raise ValueError("a Loki source needs a URL")
@@ -112,19 +113,9 @@ class LokiClient:
 
     # -- health --------------------------------------------------------------------------------
 
-    def ready(self) -> bool:
-        """False when the source cannot serve queries now, for whatever reason."""
-        try:
-            self.check()
-        except SourceError:
-            return False
-        return True
-
     def check(self) -> None:
-        response = http_request(self.config, "GET", "/ready")
-        raise_for_http_status(response, source=SOURCE)
-        if response.status_code != 200:
-            raise BadResponse(f"{SOURCE} readiness answered {response.status_code}: {body_excerpt(response)}")
+        """Raise a ``SourceError`` unless the source says it is ready to serve queries."""
+        readiness_check(self.config, "/ready", source=SOURCE)
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from detection.sources.base import (
     BadResponse,
     Sample,
     Series,
+    SourceClient,
     SourceConfig,
-    SourceError,
     SourceUnavailable,
     as_list,
     body_excerpt,
@@ -23,6 +23,7 @@ from detection.sources.base import (
     parse_sample,
     parse_series,
     raise_for_http_status,
+    readiness_check,
     timestamp_seconds,
 )
 
@@ -32,7 +33,7 @@ SOURCE = "Prometheus"
 _QUERY_ERROR_TYPES = {"bad_data", "execution"}
 
 
-class PrometheusClient:
+class PrometheusClient(SourceClient):
     def __init__(self, config: SourceConfig) -> None:
         if not config.url:
             raise ValueError("a Prometheus source needs a URL")
@@ -91,23 +92,9 @@ class PrometheusClient:
 
     # -- health --------------------------------------------------------------------------------
 
-    def ready(self) -> bool:
-        """False when the source cannot serve queries now, for whatever reason."""
-        try:
-            self.check()
-        except SourceError:
-            return False
-        return True
-
     def check(self) -> None:
-        """Raise a ``SourceError`` unless Prometheus says it is ready to serve queries."""
-        response = http_request(self.config, "GET", "/-/ready")
-        raise_for_http_status(response, source=SOURCE)
-        if response.status_code != 200:
-            raise BadResponse(
-                f"{SOURCE} readiness answered {response.status_code}: {body_excerpt(response)}",
-                status=response.status_code,
-            )
+        """Raise a ``SourceError`` unless the source says it is ready to serve queries."""
+        readiness_check(self.config, "/-/ready", source=SOURCE)
 
     # -- plumbing ------------------------------------------------------------------------------
 
